@@ -193,3 +193,18 @@ def test_shipped_training_configs_resolve():
         values = read_config_file(file)
         config = resolve_config(values.pop("host"), values, {})
         assert config.total_iters() > 0, file.name
+
+
+def test_checkpoint_scores_are_per_checkpoint_and_repeatable(tmp_path):
+    """Same run, same numbers: the ring scored at every checkpoint (F11)."""
+    from presgan_plugin.train.loop import score_checkpoints
+
+    config = make_config(tmp_path, TINY_MLP, iters=10, eval_samples=300)
+    run_dir, final = train(config, quiet=True)
+    first = score_checkpoints(run_dir)
+    second = score_checkpoints(run_dir)
+    assert [row["iteration"] for row in first] == [5.0, 10.0]
+    assert json.dumps(first) == json.dumps(second)
+    assert first[-1]["modes"] == final["modes"]
+    saved = json.loads((run_dir / "checkpoint_scores.json").read_text())
+    assert json.dumps(saved) == json.dumps(first)

@@ -109,6 +109,11 @@ def build_command(host: str) -> click.Command:
             default=None,
             help="one sigma per pixel (default for images) or per channel too",
         ),
+        click.Option(
+            ["--evaluate"],
+            type=click.Path(exists=True, file_okay=False),
+            help="score every checkpoint of this run directory, then exit",
+        ),
         click.Option(["--dry-run"], is_flag=True, help="print the config and exit"),
         click.Option(["--quiet"], is_flag=True, help="no progress bar"),
     ]
@@ -138,9 +143,19 @@ def build_command(host: str) -> click.Command:
 
 def _run(host: str, values: dict[str, Any]) -> None:
     from presgan_plugin.train.checkpoint import CheckpointError, load_latest_checkpoint
-    from presgan_plugin.train.loop import RunDirError, train
+    from presgan_plugin.train.loop import RunDirError, score_checkpoints, train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    evaluate = values.pop("evaluate")
+    if evaluate is not None:
+        try:
+            rows = score_checkpoints(
+                Path(evaluate), eval_samples=values["eval_samples"]
+            )
+        except CheckpointError as error:
+            raise click.UsageError(str(error)) from None
+        click.echo(format_rows(rows))
+        return
     config_file = values.pop("config_file")
     resume = values.pop("resume")
     dry_run = values.pop("dry_run")
@@ -192,6 +207,20 @@ def format_scores(scores: dict[str, float]) -> str:
     """An aligned two-column table of scores."""
     width = max(len(key) for key in scores)
     return "\n".join(f"{key:<{width}}  {value:.4g}" for key, value in scores.items())
+
+
+def format_rows(rows: list[dict[str, float]]) -> str:
+    """An aligned table, one row per checkpoint."""
+    if not rows:
+        return "no checkpoints"
+    keys = list(rows[0])
+    cells = [[f"{row.get(key, float('nan')):.4g}" for key in keys] for row in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    lines = ["  ".join(k.rjust(w) for k, w in zip(keys, widths, strict=True))]
+    lines += [
+        "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells
+    ]
+    return "\n".join(lines)
 
 
 class DCGANHost(Host):

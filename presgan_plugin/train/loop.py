@@ -33,6 +33,8 @@ from presgan_plugin.train.checkpoint import (
     atomic_write_bytes,
     atomic_write_json,
     checkpoint_path,
+    list_checkpoints,
+    load_checkpoint,
     load_latest_checkpoint,
 )
 from presgan_plugin.train.config import TrainConfig
@@ -428,6 +430,30 @@ def trim_stats(path: Path, iteration: int) -> None:
         if line.strip() and json.loads(line).get("iteration", 0) <= iteration
     ]
     atomic_write_bytes(path, ("\n".join(kept) + "\n").encode() if kept else b"")
+
+
+def score_checkpoints(
+    run_dir: Path, *, eval_samples: int | None = None
+) -> list[dict[str, float]]:
+    """Score every checkpoint of a run with the run's own rule and sample seed.
+
+    The samples of each checkpoint come from latents drawn with ``seed + 1``,
+    so the same run gives the same numbers every time. Writes
+    ``checkpoint_scores.json`` in the run directory.
+    """
+    rows = []
+    for path in list_checkpoints(run_dir):
+        state = load_checkpoint(path)
+        config = TrainConfig(**state["config"])
+        if eval_samples is not None:
+            config.eval_samples = eval_samples
+        trainer = Trainer(config, run_dir)
+        trainer.load_state_dict(state)
+        samples = trainer.sample(config.eval_samples, seed=config.seed + 1)
+        scores = score_samples(config, samples, trainer.dataset, trainer.device)
+        rows.append({"iteration": float(trainer.iteration), **scores})
+    atomic_write_json(Path(run_dir) / "checkpoint_scores.json", rows)
+    return rows
 
 
 def train(
