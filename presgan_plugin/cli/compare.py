@@ -398,6 +398,7 @@ class Reference:
     num_classes: int | None
     data_key: str | None = None
     mnist_path: Path | None = None
+    held_out: torch.Tensor | None = None  # test-split images for log p(x)
     centers: torch.Tensor | None = None
     ring_std: float = DEFAULT_STD
 
@@ -480,13 +481,42 @@ def _reference_data(
     count = min(num_reference, len(dataset))
     chosen = np.sort(generator_rng.choice(len(dataset), size=count, replace=False))
     images = dataset.images[torch.as_tensor(chosen)].float() / 127.5 - 1.0
+    held_out = (
+        _held_out_digits(data, mnist_path, side, seed) if data in DIGIT_DATA else None
+    )
     return Reference(
         images,
         labels[chosen] if labels is not None else None,
         dataset.num_classes,
         data_key=data if data in DIGIT_DATA else None,
         mnist_path=mnist_path,
+        held_out=held_out,
     )
+
+
+def _held_out_digits(
+    data: str, mnist_path: Path | None, side: int, seed: int
+) -> torch.Tensor | None:
+    """Test-split digits in [-1, 1] (stacked for StackedMNIST), or None if none.
+
+    The built-in host trains on the training split only, so these images are
+    held out from training; an ``.npz`` source has no test split.
+    """
+    from presgan_plugin.data import make_stacked_mnist, resize_images
+
+    try:
+        images, labels = load_mnist(mnist_path, split="test")
+    except (DataError, ValueError):
+        return None
+    if data == "stackedmnist":
+        stacked, _ = make_stacked_mnist(images, labels, len(images), seed)
+        batch = torch.from_numpy(stacked)
+    else:
+        batch = torch.from_numpy(images)[:, None]
+    shuffled = batch[
+        torch.randperm(len(batch), generator=torch.Generator().manual_seed(seed))
+    ]
+    return resize_images(shuffled, side).float() / 127.5 - 1.0
 
 
 def _native_size(path: Path) -> tuple[int, int] | None:
@@ -647,7 +677,9 @@ def _loglik(
     )
 
     config = LogLikelihoodConfig(num_importance_samples=num_importance_samples)
-    images = reference.values[:num_images].to(device)
+    held_out = reference.held_out is not None
+    source = reference.held_out if reference.held_out is not None else reference.values
+    images = source[:num_images].to(device)
     for name, gen in zip(names, loaded, strict=True):
         if gen.sigma is None:
             for column in METRICS["loglik"].columns:
@@ -672,6 +704,7 @@ def _loglik(
                 "loglik_mc_se": summary["nats_mc_se"],
                 "loglik_ess": summary["effective_sample_size"],
                 "loglik_images": int(summary["num_images"]),
+                "loglik_data": "held-out test split" if held_out else "training data",
             }
         )
 

