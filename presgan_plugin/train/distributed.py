@@ -75,6 +75,13 @@ def average_tensor(tensor: torch.Tensor, world_size: int) -> torch.Tensor:
     return result / world_size
 
 
+def max_across_ranks(tensor: torch.Tensor) -> torch.Tensor:
+    """The elementwise maximum of ``tensor`` over ranks."""
+    result = tensor.detach().clone()
+    dist.all_reduce(result, op=dist.ReduceOp.MAX)
+    return result
+
+
 def cleanup() -> None:
     """Leave the process group."""
     if dist.is_initialized():

@@ -324,7 +324,7 @@ class Trainer:
         tick_start, tick_nimg = time.perf_counter(), self.cur_nimg
         num_ticks = self.iteration // config.tick_iters
         with _graceful_interrupt(self):
-            while self.iteration < total and not self.stop_requested:
+            while self.iteration < total and not self._should_stop():
                 self.step(stats)
                 bar.update(1)
                 at_end = self.iteration == total
@@ -349,6 +349,14 @@ class Trainer:
             )
             return {}
         return self.evaluate()
+
+    def _should_stop(self) -> bool:
+        """Whether any rank was interrupted (all ranks then stop together)."""
+        if not self.dist.is_distributed:
+            return self.stop_requested
+        flag = torch.tensor([float(self.stop_requested)], device=self.device)
+        self.stop_requested = bool(distributed.max_across_ranks(flag).item())
+        return self.stop_requested
 
     def _tick(self, summary: dict[str, float], images_per_second: float) -> dict:
         record: dict[str, Any] = {
@@ -388,7 +396,7 @@ def _postfix(record: dict[str, Any]) -> dict[str, str]:
 @contextlib.contextmanager
 def _graceful_interrupt(trainer: Trainer) -> Iterator[None]:
     """First Ctrl-C: finish the iteration, save, exit. Second: stop at once."""
-    if not trainer.dist.is_main or os.name == "nt":
+    if os.name == "nt":
         yield
         return
 
