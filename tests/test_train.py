@@ -144,7 +144,7 @@ def test_interrupt_saves_and_stops(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Trainer, "step", step_then_interrupt)
     run_dir, scores = train(config, quiet=True)
-    assert scores == {}
+    assert scores is None
     assert load_latest_checkpoint(run_dir)["iteration"] == 3
 
 
@@ -180,6 +180,22 @@ def test_cli_dry_run_and_errors(tmp_path):
     assert result.exit_code == 2 and "--batch-size" in result.output
     result = runner.invoke(command, ["--dataset", "ring"])
     assert result.exit_code == 2 and "use host 'mlp'" in result.output
+    for bad in (
+        ["--resolution", "30"],
+        ["--sigma-init", "0.9"],
+        ["--dataset", "images"],
+    ):
+        outdir = tmp_path / "bad"
+        result = runner.invoke(command, [*bad, "--outdir", str(outdir)])
+        assert result.exit_code == 2, (bad, result.output)
+        assert not outdir.exists()
+
+
+def test_config_file_values_are_type_checked(tmp_path):
+    path = tmp_path / "typo.json"
+    path.write_text(json.dumps({"batch_size": "64"}))
+    with pytest.raises(ConfigError, match=r"typo.json: option batch_size must be int"):
+        resolve_config("dcgan", read_config_file(path), {}, source=path)
 
 
 def test_shipped_training_configs_resolve():

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
 import click
 
 from presgan_plugin.core.sampler import CHAIN_LAYOUTS
-from presgan_plugin.data import DATASET_NAMES
+from presgan_plugin.data import DATASET_NAMES, DataError
 from presgan_plugin.hosts.base import Host
 from presgan_plugin.train.config import (
     ADVERSARIAL_FORMS,
@@ -26,6 +27,7 @@ from presgan_plugin.train.config import (
     resolve_config,
 )
 
+INTERRUPTED_EXIT_CODE = 130  # the shell's code for a run stopped by Ctrl-C
 POSITIVE_INT = click.IntRange(min=1)
 POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
 NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
@@ -107,7 +109,8 @@ def build_command(host: str) -> click.Command:
         click.Option(
             ["--share-sigma-across-channels/--per-channel-sigma"],
             default=None,
-            help="one sigma per pixel (default for images) or per channel too",
+            help="one sigma per pixel, shared by the channels (default for images), "
+            "or one per channel and pixel",
         ),
         click.Option(
             ["--evaluate"],
@@ -119,14 +122,8 @@ def build_command(host: str) -> click.Command:
     ]
     for flag, kind, text in OPTIONS:
         default = defaults.get(_option_name(flag))
-        params.append(
-            click.Option(
-                [flag],
-                type=kind,
-                default=None,
-                help=f"{text}  [default: {default}]",
-            )
-        )
+        shown = f"  [default: {default}]" if default is not None else ""
+        params.append(click.Option([flag], type=kind, default=None, help=text + shown))
     summary = (
         "Train a PresGAN (or a GAN) with the built-in DCGAN on images."
         if host == "dcgan"
@@ -134,10 +131,13 @@ def build_command(host: str) -> click.Command:
     )
     return click.Command(
         name=f"presgan-wrap --host {host}",
+        context_settings={"help_option_names": ["-h", "--help"]},
         callback=callback,
         params=params,
-        help=summary + " Outputs go to OUTDIR/RUN_NAME: config.json, stats.jsonl, "
-        "sample grids, checkpoint-*.pt and scores.json.",
+        help=summary
+        + " Outputs go to OUTDIR/RUN_NAME: config.json, stats.jsonl, "
+        + ("sample grids, " if host == "dcgan" else "ring.png, ")
+        + "checkpoint-*.pt and scores.json.",
     )
 
 
@@ -171,7 +171,7 @@ def _run(host: str, values: dict[str, Any]) -> None:
                     f"config file {config_file} is for host {file_host!r}; run "
                     f"presgan-wrap --host {file_host} --config {config_file}"
                 )
-            config = resolve_config(host, file_values, values)
+            config = resolve_config(host, file_values, values, source=config_file)
     except (ConfigError, CheckpointError) as error:
         raise click.UsageError(str(error)) from None
     if dry_run:
@@ -181,9 +181,11 @@ def _run(host: str, values: dict[str, Any]) -> None:
         run_dir, scores = train(
             config, resume=Path(resume) if resume else None, quiet=quiet
         )
-    except (RunDirError, CheckpointError) as error:
+    except (RunDirError, CheckpointError, DataError) as error:
         raise click.UsageError(str(error)) from None
     click.echo(f"run directory: {run_dir}")
+    if scores is None:
+        sys.exit(INTERRUPTED_EXIT_CODE)
     if scores:
         click.echo(format_scores(scores))
 

@@ -18,6 +18,13 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing or damaged."""
 
 
+def _readable_mode() -> int:
+    """0o644 under the process umask (temporary files are created 0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o644 & ~umask
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
     path = Path(path)
@@ -28,6 +35,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(tmp_name, _readable_mode())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -49,6 +57,7 @@ def atomic_torch_save(path: str | os.PathLike[str], value: Any) -> None:
         torch.save(value, tmp_name)
         with open(tmp_name, "rb") as file:
             os.fsync(file.fileno())
+        os.chmod(tmp_name, _readable_mode())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

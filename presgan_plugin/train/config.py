@@ -11,12 +11,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from presgan_plugin.core.sampler import CHAIN_LAYOUTS, HMCConfig
-from presgan_plugin.core.sigma import SIGMA_INIT, SIGMA_MAX, SIGMA_MIN
+from presgan_plugin.core.sigma import (
+    SIGMA_INIT,
+    SIGMA_MAX,
+    SIGMA_MIN,
+    check_sigma_bounds,
+)
 from presgan_plugin.data import DATASET_NAMES
 
 MODELS = ("presgan", "gan")
@@ -73,9 +79,9 @@ class TrainConfig:
     run_name: str | None = None  # None: derived from host, model, dataset, seed
     device: str = "auto"  # auto: cuda when available, else cpu
     threads: int | None = None  # CPU threads; None: torch's default
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_types(self)
         check_choice("host", self.host, HOSTS)
         check_choice("model", self.model, MODELS)
         check_choice("dataset", self.dataset, DATASET_NAMES)
@@ -95,7 +101,20 @@ class TrainConfig:
             )
         if self.host == "dcgan" and self.dataset == "ring":
             raise ConfigError("dataset 'ring' is 2-D points: use host 'mlp'")
-        self.hmc_config()  # validates the HMC settings
+        if self.host == "dcgan" and self.resolution not in DCGAN_RESOLUTIONS:
+            raise ConfigError(
+                f"resolution must be one of {', '.join(map(str, DCGAN_RESOLUTIONS))} "
+                f"for the DCGAN host; got {self.resolution}"
+            )
+        if self.dataset == "images" and self.data is None:
+            raise ConfigError(
+                "dataset 'images' needs data: give --data FOLDER_OR_ZIP of images"
+            )
+        try:
+            check_sigma_bounds(self.sigma_min, self.sigma_max, self.sigma_init)
+            self.hmc_config()
+        except ValueError as error:
+            raise ConfigError(str(error).replace("sigma_", "sigma-")) from None
 
     def hmc_config(self) -> HMCConfig:
         """The latent sampler's settings."""
@@ -124,6 +143,33 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy."""
         return dataclasses.asdict(self)
+
+
+DCGAN_RESOLUTIONS = (28, 32, 64)
+
+
+def check_types(config: TrainConfig) -> None:
+    """Raise ``ConfigError`` naming the first option whose value has the wrong type."""
+    hints = typing.get_type_hints(TrainConfig)
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        allowed = typing.get_args(hints[item.name]) or (hints[item.name],)
+        if value is None and type(None) in allowed:
+            continue
+        if float in allowed and isinstance(value, int) and not isinstance(value, bool):
+            setattr(config, item.name, float(value))
+            continue
+        ok = any(
+            isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+            for kind in allowed
+            if isinstance(kind, type)
+        )
+        if not ok:
+            expected = " or ".join(
+                "null" if kind is type(None) else getattr(kind, "__name__", str(kind))
+                for kind in allowed
+            )
+            raise ConfigError(f"option {item.name} must be {expected}; got {value!r}")
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -174,7 +220,11 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def resolve_config(
-    host: str, file_values: dict[str, Any], cli_values: dict[str, Any]
+    host: str,
+    file_values: dict[str, Any],
+    cli_values: dict[str, Any],
+    *,
+    source: str | os.PathLike[str] | None = None,
 ) -> TrainConfig:
     """Defaults, then host defaults, then the file, then the command line."""
     values: dict[str, Any] = {"host": host}
@@ -186,3 +236,7 @@ def resolve_config(
         return TrainConfig(**values)
     except TypeError as error:
         raise ConfigError(str(error)) from None
+    except ConfigError as error:
+        if source is not None and any(key in str(error) for key in file_values):
+            raise ConfigError(f"{source}: {error}") from None
+        raise

@@ -44,6 +44,7 @@ from presgan_plugin.train.stats import StatsReporter, append_jsonl
 
 LOG = logging.getLogger(__name__)
 
+DEFAULT_EVAL_SAMPLES = 5_000  # checkpoint scoring of a run trained without scores
 GRID_SIZE = 64  # fixed latents shown in each tick's sample grid
 GRID_SEED_OFFSET = 7_919  # keeps the grid latents apart from training draws
 
@@ -416,15 +417,14 @@ def _graceful_interrupt(trainer: Trainer) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def prepare_run_dir(config: TrainConfig) -> Path:
-    """Create ``outdir/run_name`` for a new run; refuse one holding checkpoints."""
+def new_run_dir(config: TrainConfig) -> Path:
+    """``outdir/run_name`` for a new run; refuse one that holds checkpoints."""
     run_dir = Path(config.outdir) / (config.run_name or config.default_run_name())
     if run_dir.exists() and any(run_dir.glob("checkpoint-*.pt")):
         raise RunDirError(
             f"run directory {run_dir} already holds checkpoints; continue it with "
             f"--resume {run_dir}, or choose another --run-name or --outdir"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
 
@@ -453,8 +453,10 @@ def score_checkpoints(
     for path in list_checkpoints(run_dir):
         state = load_checkpoint(path)
         config = TrainConfig(**state["config"])
-        if eval_samples is not None:
-            config.eval_samples = eval_samples
+        if eval_samples is None:
+            # One count for every checkpoint: the run's own, if it scored at all.
+            eval_samples = config.eval_samples or DEFAULT_EVAL_SAMPLES
+        config.eval_samples = eval_samples
         trainer = Trainer(config, run_dir)
         trainer.load_state_dict(state)
         samples = trainer.sample(config.eval_samples, seed=config.seed + 1)
@@ -466,8 +468,13 @@ def score_checkpoints(
 
 def train(
     config: TrainConfig, *, resume: Path | None = None, quiet: bool = False
-) -> tuple[Path, dict[str, float]]:
-    """Run the built-in host end to end; returns the run directory and scores."""
+) -> tuple[Path, dict[str, float] | None]:
+    """Run the built-in host end to end.
+
+    Returns the run directory and the scores, or None for the scores when the
+    run was interrupted (its checkpoint is saved). Data and networks are
+    built before anything is written, so bad input leaves no run directory.
+    """
     device = resolve_device(config.device)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
@@ -478,14 +485,10 @@ def train(
             run_dir = Path(resume)
         else:
             state = None
-            run_dir = (
-                prepare_run_dir(config)
-                if dist_info.is_main
-                else Path(config.outdir)
-                / (config.run_name or config.default_run_name())
-            )
+            run_dir = new_run_dir(config)
         trainer = Trainer(config, run_dir, dist_info=dist_info)
         if dist_info.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_json(run_dir / "config.json", config.to_dict())
         if state is not None:
             trainer.load_state_dict(state)
@@ -494,4 +497,4 @@ def train(
         scores = trainer.run(quiet=quiet)
     finally:
         distributed.cleanup()
-    return run_dir, scores
+    return run_dir, None if trainer.stop_requested else scores

@@ -69,7 +69,7 @@ def load_generator(
     try:
         with open(path, "rb") as file:
             data = legacy.load_network_pkl(file)
-        generator = data[NETWORK_KEY]
+        generator: Any = data[NETWORK_KEY]
     except Exception as error:
         raise GeneratorLoadError(
             f"generator {path}: the stylegan2 host's legacy.load_network_pkl cannot "
