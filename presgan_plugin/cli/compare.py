@@ -234,6 +234,13 @@ def main(
             f"mnist_imbalanced, ring); --data is {data!r}"
         )
 
+    if data not in NAMED_DATA and not Path(data).exists():
+        raise click.BadParameter(
+            f"{data}: not a dataset name ({', '.join(NAMED_DATA)}) and no such "
+            "folder or zip of images",
+            param_hint="--data",
+        )
+
     # Fail fast on missing or damaged weights, before any heavy work.
     weights: Path | None = None
     if fidelity_metrics and features == "inception":
@@ -399,6 +406,7 @@ class Reference:
     data_key: str | None = None
     mnist_path: Path | None = None
     held_out: torch.Tensor | None = None  # test-split images for log p(x)
+    data_labels: np.ndarray | None = None  # every training label: the histogram
     centers: torch.Tensor | None = None
     ring_std: float = DEFAULT_STD
 
@@ -491,6 +499,7 @@ def _reference_data(
         data_key=data if data in DIGIT_DATA else None,
         mnist_path=mnist_path,
         held_out=held_out,
+        data_labels=labels,
     )
 
 
@@ -645,15 +654,18 @@ def _modes(
 
     classifier = _classifier(reference, device)
     histograms = {}
+    data_labels = (
+        reference.data_labels if reference.data_labels is not None else reference.labels
+    )
     for name, images in samples.items():
         labels = classify(classifier, images.to(device)).numpy()
-        scores = mode_scores(labels, reference.labels, reference.num_classes)
+        scores = mode_scores(labels, data_labels, reference.num_classes)
         rows[name].update({"modes": scores["modes"], "kl": scores["kl"]})
         histograms[name] = np.bincount(labels, minlength=reference.num_classes)
     path = outdir / "class_histogram.png"
     plot_class_histograms(
         histograms,
-        np.bincount(reference.labels, minlength=reference.num_classes),
+        np.bincount(data_labels, minlength=reference.num_classes),
         path,
         reference.num_classes,
     )
@@ -736,7 +748,7 @@ def _sheets(
             noisy = (means + gen.sigma.cpu() * noise).clamp(-1, 1)
             images = torch.cat([means, noisy], dim=-1)  # mu | sample, per cell
         else:
-            images = torch.cat([means, means], dim=-1)
+            images = means  # a GAN has no noisy sample to show
         grid = images_to_grid(images, nrow=8)
         path = outdir / f"sheet-{name}.png"
         outdir.mkdir(parents=True, exist_ok=True)

@@ -400,7 +400,11 @@ class FidelityScorer:
                 **kwargs,
             )
             scores["kid"] = kid[KEY_METRIC_KID_MEAN]
-            scores["kid_std"] = kid["kernel_inception_distance_std"]
+            # Subsets as large as the whole set are all the same set: no spread.
+            is_whole_set = subset_size >= min(num_generated, num_reference)
+            scores["kid_std"] = (
+                float("nan") if is_whole_set else kid["kernel_inception_distance_std"]
+            )
         if "isc" in self.metrics:
             isc = isc_featuresdict_to_metric(
                 generated,
