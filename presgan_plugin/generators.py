@@ -214,13 +214,13 @@ def load_run_dir(source: str, device: torch.device) -> LoadedGenerator:
     """
     from presgan_plugin.nets import build_networks
     from presgan_plugin.train.checkpoint import CheckpointError, load_latest_checkpoint
-    from presgan_plugin.train.config import ConfigError, TrainConfig
+    from presgan_plugin.train.config import ConfigError, config_from_saved
 
     run_dir = Path(source)
     try:
         state = load_latest_checkpoint(run_dir)
         values = dict(state["config"])
-        config = TrainConfig(**values)
+        config = config_from_saved(values)
     except (CheckpointError, ConfigError, TypeError, KeyError) as error:
         raise GeneratorLoadError(f"generator {source}: {error}") from error
 

@@ -23,6 +23,7 @@ from presgan_plugin.train.config import (
     MODELS,
     ConfigError,
     TrainConfig,
+    config_from_saved,
     read_config_file,
     resolve_config,
 )
@@ -202,7 +203,7 @@ def _resumed_config(run_dir: Path, values: dict[str, Any], load: Any) -> TrainCo
             f"{', '.join(RESUMABLE)})"
         )
     saved.update({k: v for k, v in values.items() if v is not None})
-    return TrainConfig(**saved)
+    return config_from_saved(saved)
 
 
 def format_scores(scores: dict[str, float]) -> str:

@@ -172,6 +172,12 @@ def check_types(config: TrainConfig) -> None:
             raise ConfigError(f"option {item.name} must be {expected}; got {value!r}")
 
 
+def config_from_saved(values: dict[str, Any]) -> TrainConfig:
+    """A config saved in a run; options this version does not know are dropped."""
+    known = {key: value for key, value in values.items() if key in FIELD_NAMES}
+    return TrainConfig(**known)
+
+
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     """Raise ``ConfigError`` unless ``value`` is one of ``choices``."""
     if value not in choices:

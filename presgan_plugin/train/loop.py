@@ -37,7 +37,7 @@ from presgan_plugin.train.checkpoint import (
     load_checkpoint,
     load_latest_checkpoint,
 )
-from presgan_plugin.train.config import TrainConfig
+from presgan_plugin.train.config import TrainConfig, config_from_saved
 from presgan_plugin.train.evaluate import EVAL_BATCH_SIZE, score_samples
 from presgan_plugin.train.sampling import sample_means
 from presgan_plugin.train.stats import StatsReporter, append_jsonl
@@ -452,7 +452,7 @@ def score_checkpoints(
     rows = []
     for path in list_checkpoints(run_dir):
         state = load_checkpoint(path)
-        config = TrainConfig(**state["config"])
+        config = config_from_saved(state["config"])
         if eval_samples is None:
             # One count for every checkpoint: the run's own, if it scored at all.
             eval_samples = config.eval_samples or DEFAULT_EVAL_SAMPLES
