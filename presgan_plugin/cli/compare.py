@@ -43,6 +43,7 @@ LOG = logging.getLogger(__name__)
 
 DIGIT_DATA = ("mnist", "stackedmnist", "mnist_imbalanced")
 NAMED_DATA = (*DIGIT_DATA, "ring")
+LOW_ESS_FRACTION = 0.05  # importance weights below this share: warn
 SHEET_SIZE = 64  # fixed latents drawn on each sheet
 SHEET_SEED_OFFSET = 104_729  # keeps the sheet latents apart from the scored ones
 NO_DENSITY = "n/a (no density)"
@@ -707,6 +708,15 @@ def _loglik(
             progress=progress,
         )
         summary = result.summary()
+        ess = float(summary["effective_sample_size"])
+        if ess < LOW_ESS_FRACTION * num_importance_samples:
+            click.echo(
+                f"warning: {name}: log-likelihood importance weights have an "
+                f"effective sample size of {ess:.1f} of {num_importance_samples}; "
+                "the estimate is unreliable (biased low); raise "
+                "--importance-samples",
+                err=True,
+            )
         rows[name].update(
             {
                 "loglik_nats": summary["nats_per_image"],

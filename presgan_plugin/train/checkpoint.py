@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -48,20 +49,10 @@ def atomic_write_json(path: str | os.PathLike[str], value: Any) -> None:
 
 
 def atomic_torch_save(path: str | os.PathLike[str], value: Any) -> None:
-    """``torch.save`` to a temporary file, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
-    try:
-        torch.save(value, tmp_name)
-        with open(tmp_name, "rb") as file:
-            os.fsync(file.fileno())
-        os.chmod(tmp_name, _readable_mode())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    """``torch.save`` into memory, then write the bytes atomically to ``path``."""
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def checkpoint_path(run_dir: str | os.PathLike[str], iteration: int) -> Path:
