@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, ClassVar
@@ -184,11 +185,18 @@ def _run(host: str, values: dict[str, Any]) -> None:
         )
     except (RunDirError, CheckpointError, DataError) as error:
         raise click.UsageError(str(error)) from None
+    if scores is not None and not scores and _is_secondary_rank():
+        return
     click.echo(f"run directory: {run_dir}")
     if scores is None:
         sys.exit(INTERRUPTED_EXIT_CODE)
     if scores:
         click.echo(format_scores(scores))
+
+
+def _is_secondary_rank() -> bool:
+    """True in every process but rank 0 of a torchrun job."""
+    return int(os.environ.get("RANK", "0")) != 0
 
 
 def _resumed_config(run_dir: Path, values: dict[str, Any], load: Any) -> TrainConfig:
