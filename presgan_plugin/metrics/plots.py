@@ -19,7 +19,7 @@ import torch
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-PANEL_SIZE = 3.0  # inches per subplot side
+PANEL_SIZE = 4.0  # inches per subplot side
 DPI = 100
 
 
@@ -119,17 +119,21 @@ def plot_class_histograms(
     for ax, (name, counts) in zip(axes, hist_by_name.items(), strict=True):
         frequencies = _frequencies(counts, num_classes, f"histogram of {name!r}")
         if num_classes <= 100:
-            ax.bar(classes, frequencies, color="tab:blue", label=name)
+            ax.bar(classes, frequencies, color="tab:blue", label="generated")
             ax.step(classes, reference, where="mid", color="black", label="data")
+            if num_classes <= 10:
+                ax.set_xticks(classes)
         else:
-            ax.step(classes, frequencies, where="mid", color="tab:blue", label=name)
+            ax.step(
+                classes, frequencies, where="mid", color="tab:blue", label="generated"
+            )
             ax.step(
                 classes, reference, where="mid", color="black", lw=0.5, label="data"
             )
         ax.set_xlabel("class")
         ax.set_ylabel("frequency")
-        ax.set_title(name)
-        ax.legend(fontsize="small")
+        ax.set_title(name, fontsize="small", wrap=True)
+        ax.legend(fontsize="x-small", loc="upper left")
     _save(figure, path)
 
 
