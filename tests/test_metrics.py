@@ -23,6 +23,7 @@ from presgan_plugin.metrics import (
 )
 from presgan_plugin.metrics import classifier as classifier_module
 from presgan_plugin.metrics.modes import EMPTY_BIN_PROBABILITY
+from presgan_plugin.metrics.plots import DPI, PANEL_SIZE
 
 
 def _mnist() -> tuple[np.ndarray, np.ndarray]:
@@ -212,7 +213,8 @@ def test_plots_write_pngs(tmp_path):
     for path, panels in ((ring_path, 2), (hist_path, 2), (stacked_path, 1)):
         with Image.open(path) as png:
             assert png.format == "PNG"
-            assert png.size == (300 * panels, 300)
+            side = round(PANEL_SIZE * DPI)
+            assert png.size == (side * panels, side)
 
 
 # Digit classifier.
