@@ -115,7 +115,7 @@ def _auto_metrics(data: str) -> list[str]:
     type=click.Path(path_type=Path),
     default=None,
     help="MNIST source for the digit data (IDX folder or .npz); default: the "
-    "embedded 5,000 digits.",
+    "embedded digits (4,500 training, 500 held out).",
 )
 @click.option(
     "--imbalance-level", type=click.IntRange(0, 9), default=0, show_default=True

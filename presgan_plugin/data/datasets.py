@@ -250,7 +250,7 @@ def build_dataset(
         - ``"images"``: the user's images from a folder or zip (`path`).
     path : str, Path or None
         Source of the digits for the MNIST datasets (see `load_mnist`;
-        ``None`` is the embedded 5,000 digits), or the folder or zip for
+        ``None`` is the embedded digits' training split), or the folder or zip for
         ``"images"``, where it is required. Not used by ``"ring"``.
     resolution : int or None
         Side of the images served. ``None`` keeps the native size (28 for

@@ -94,7 +94,7 @@ def load_mnist(
             raise DataError(
                 f"{path}: expected a folder of IDX files or an .npz file, but "
                 "nothing exists at this path. Check the path, or pass None to use "
-                "the embedded 5,000-digit MNIST."
+                "the embedded MNIST digits."
             )
 
         source = str(path)
