@@ -212,9 +212,9 @@ def load_run_dir(source: str, device: torch.device) -> LoadedGenerator:
     GeneratorLoadError
         Naming the run directory when it has no usable checkpoint.
     """
-    from presgan_plugin.nets import build_networks
     from presgan_plugin.train.checkpoint import CheckpointError, load_latest_checkpoint
     from presgan_plugin.train.config import ConfigError, config_from_saved
+    from presgan_plugin.train.loop import build_models
 
     run_dir = Path(source)
     try:
@@ -225,27 +225,7 @@ def load_run_dir(source: str, device: torch.device) -> LoadedGenerator:
         raise GeneratorLoadError(f"generator {source}: {error}") from error
 
     shape = run_output_shape(config)
-    channels = shape[0]
-    resolution = shape[-1] if config.dataset != "ring" else 1
-    mean_net, _ = build_networks(
-        config.host,
-        latent_dim=config.latent_dim,
-        channels=channels,
-        resolution=resolution,
-        width=config.width,
-    )
-    if config.model == "presgan":
-        module: nn.Module = PrescribedGenerator(
-            mean_net,
-            shape,
-            config.latent_dim,
-            sigma_min=config.sigma_min,
-            sigma_max=config.sigma_max,
-            sigma_init=config.sigma_init,
-            share_sigma_across_channels=config.share_sigma_across_channels,
-        )
-    else:
-        module = mean_net
+    module, _ = build_models(config, shape)
     try:
         module.load_state_dict(state["generator"])
     except RuntimeError as error:

@@ -70,6 +70,34 @@ def output_shape(config: TrainConfig, dataset: Any) -> tuple[int, ...]:
     return (dataset.channels, dataset.resolution, dataset.resolution)
 
 
+def build_models(
+    config: TrainConfig, output_shape: tuple[int, ...]
+) -> tuple[nn.Module, nn.Module]:
+    """A run's generator (a PrescribedGenerator for a PresGAN) and discriminator."""
+    # The MLP takes channels * resolution**2 inputs: a 2-D point is (2, 1).
+    channels = output_shape[0]
+    resolution = output_shape[-1] if config.dataset != "ring" else 1
+    mean_net, discriminator = build_networks(
+        config.host,
+        latent_dim=config.latent_dim,
+        channels=channels,
+        resolution=resolution,
+        width=config.width,
+    )
+    if config.model == "gan":
+        return mean_net, discriminator
+    generator = PrescribedGenerator(
+        mean_net,
+        output_shape,
+        config.latent_dim,
+        sigma_min=config.sigma_min,
+        sigma_max=config.sigma_max,
+        sigma_init=config.sigma_init,
+        share_sigma_across_channels=config.share_sigma_across_channels,
+    )
+    return generator, discriminator
+
+
 class Trainer:
     """Holds the networks, optimisers, data stream and counters of one run."""
 
@@ -123,29 +151,12 @@ class Trainer:
 
     def _build_models(self) -> None:
         config = self.config
-        # The MLP takes channels * resolution**2 inputs: a 2-D point is (2, 1).
-        channels = self.output_shape[0]
-        resolution = self.output_shape[-1] if config.dataset != "ring" else 1
-        mean_net, discriminator = build_networks(
-            config.host,
-            latent_dim=config.latent_dim,
-            channels=channels,
-            resolution=resolution,
-            width=config.width,
-        )
+        generator, discriminator = build_models(config, self.output_shape)
         self.discriminator = discriminator.to(self.device)
         betas = (config.beta1, config.beta2)
-        if config.model == "presgan":
-            prescribed = PrescribedGenerator(
-                mean_net,
-                self.output_shape,
-                config.latent_dim,
-                sigma_min=config.sigma_min,
-                sigma_max=config.sigma_max,
-                sigma_init=config.sigma_init,
-                share_sigma_across_channels=config.share_sigma_across_channels,
-            )
-            self.generator: nn.Module = prescribed.to(self.device)
+        self.generator: nn.Module = generator.to(self.device)
+        if isinstance(generator, PrescribedGenerator):
+            prescribed = generator
             self.loss: GANLoss = PresGANLoss(
                 prescribed,
                 self.discriminator,
@@ -156,7 +167,6 @@ class Trainer:
             )
             sigma_params = [prescribed.sigma_unconstrained]
         else:
-            self.generator = mean_net.to(self.device)
             self.loss = GANLoss(
                 self.generator, self.discriminator, adversarial=config.adversarial
             )
